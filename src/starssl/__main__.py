@@ -1,0 +1,5 @@
+import sys
+
+from starssl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per pipeline stage: ``HELP``, ``add_arguments(parser)``, ``run(args, params)``."""
