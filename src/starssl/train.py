@@ -30,7 +30,7 @@ from starssl.checkpoint import read_checkpoint, restore_training_state, save_che
 from starssl.config import params_hash
 from starssl.data import DataConfig, load_pretrain_images, load_split
 from starssl.distributed import DistInfo, barrier, gather_with_grad, init_distributed
-from starssl.errors import CheckpointError
+from starssl.errors import CheckpointError, ConfigError
 from starssl.eval.features import extract_features
 from starssl.eval.knn import knn_accuracy
 from starssl.io import environment_info, read_json, write_json
@@ -166,178 +166,210 @@ def _check_resumable(
             )
 
 
-def pretrain(
-    params: dict[str, Any], method: str, seed: int, out: Path, progress: bool = True
-) -> dict[str, Any]:
-    """Pretrain ``method`` with ``seed`` into ``out``; resumes from ``out/checkpoint.safetensors``."""
-    out = Path(out)
-    if (out / RUN_SUMMARY).is_file():
-        return read_json(out / RUN_SUMMARY)
-    p = params["pretrain"]
-    configure_determinism(p["threads"])
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dist_info: DistInfo = init_distributed(device.type)
-    if device.type == "cuda":
-        device = torch.device("cuda", dist_info.local_rank)
-    on_gpu = device.type == "cuda"
-    data_cfg = DataConfig.from_params(params)
-    # What must match for a checkpoint to be resumed: everything that changes the trained bytes.
-    operational = {"threads", "checkpoint_every_steps", "knn_monitor"}
-    fingerprint = params_hash(
-        {
-            "pretrain": {k: v for k, v in p.items() if k not in operational},
-            "augment": params["augment"],
-        }
-    )
+class Pretrainer:
+    """One pretraining run: set-up, resume, the epoch loop, checkpoints and the final summary."""
 
-    torch.manual_seed(seed)
-    model: PretrainMethod = build_method(method, method_config(params))
-    images = load_pretrain_images(p["dataset"], data_cfg, subset=p["subset"], seed=0)
-    height, width = images.shape[-2:]
-    aug_cfg = AugmentConfig.from_dict(params["augment"])
-    stats_mean, stats_std = parameter_stats(
-        aug_cfg, height, width, p["image_size"], params["augment"]["stats_samples"], seed
-    )
-    if model.equivariant:
-        model.set_param_stats(stats_mean, stats_std)
-    model.to(device)
-    if on_gpu and p["channels_last"]:
-        model.to(memory_format=torch.channels_last)
-    net: torch.nn.Module = model
-    if dist_info.enabled:
-        if on_gpu:
-            net = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        net = DistributedDataParallel(net, device_ids=[device.index] if on_gpu else None)
-
-    global_batch = p["batch_size"]
-    if global_batch % dist_info.world_size:
-        raise CheckpointError(
-            f"pretrain.batch_size={global_batch} must divide by world size {dist_info.world_size}"
+    def __init__(self, params: dict[str, Any], method: str, seed: int, out: Path) -> None:
+        self.params, self.method_name, self.seed, self.out = params, method, seed, Path(out)
+        self.cfg = p = params["pretrain"]
+        configure_determinism(p["threads"])
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.dist: DistInfo = init_distributed(device.type)
+        self.device = (
+            torch.device("cuda", self.dist.local_rank) if device.type == "cuda" else device
         )
-    local_batch = global_batch // dist_info.world_size
-    steps_per_epoch = len(images) // global_batch  # drop the last partial batch, as usual
-    if steps_per_epoch == 0:
-        raise CheckpointError(
-            f"pretrain.batch_size={global_batch} exceeds the {len(images)} training images"
+        on_gpu = self.device.type == "cuda"
+        data_cfg = DataConfig.from_params(params)
+        # What must match for a checkpoint to be resumed: everything that changes trained bytes.
+        operational = {"threads", "checkpoint_every_steps", "knn_monitor"}
+        pretrain_keys = {k: v for k, v in p.items() if k not in operational}
+        self.fingerprint = params_hash({"pretrain": pretrain_keys, "augment": params["augment"]})
+
+        torch.manual_seed(seed)
+        self.model: PretrainMethod = build_method(method, method_config(params))
+        self.images = load_pretrain_images(p["dataset"], data_cfg, subset=p["subset"], seed=0)
+        height, width = self.images.shape[-2:]
+        self.stats = parameter_stats(
+            AugmentConfig.from_dict(params["augment"]),
+            height,
+            width,
+            p["image_size"],
+            params["augment"]["stats_samples"],
+            seed,
         )
-    optimizer = torch.optim.SGD(
-        model.parameters(),
-        lr=p["lr"] * global_batch / 256,
-        momentum=p["momentum"],
-        weight_decay=p["weight_decay"],
-    )
-    # Cosine to zero, stepped once per epoch, no warm-up (§6).
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=p["epochs"])
+        if self.model.equivariant:
+            self.model.set_param_stats(*self.stats)
+        self.model.to(self.device)
+        channels_last = on_gpu and p["channels_last"]
+        if channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.net: torch.nn.Module = self.model
+        if self.dist.enabled:  # SyncBN needs CUDA; on CPU (gloo tests) BN stays per-rank
+            net = (
+                torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model) if on_gpu else self.model
+            )
+            self.net = DistributedDataParallel(
+                net, device_ids=[self.device.index] if on_gpu else None
+            )
 
-    start_epoch, start_step, history = 0, 0, []
-    ckpt_path = out / CHECKPOINT
-    if ckpt_path.is_file():
-        tensors, meta = read_checkpoint(ckpt_path)
-        _check_resumable(meta, method, seed, fingerprint, ckpt_path)
-        restore_training_state(tensors, meta, model, optimizer, scheduler)
-        start_epoch, start_step, history = meta["epoch"], meta["step"], meta["history"]
+        self.global_batch = p["batch_size"]
+        if self.global_batch % self.dist.world_size:
+            raise ConfigError(
+                f"pretrain.batch_size={self.global_batch} must be a multiple of the "
+                f"{self.dist.world_size} processes"
+            )
+        self.local_batch = self.global_batch // self.dist.world_size
+        self.steps_per_epoch = len(self.images) // self.global_batch  # drop the partial batch
+        if self.steps_per_epoch == 0:
+            raise ConfigError(
+                f"pretrain.batch_size={self.global_batch} exceeds the {len(self.images)} "
+                "training images; lower it or raise pretrain.subset"
+            )
+        self.optimizer = torch.optim.SGD(
+            self.model.parameters(),
+            lr=p["lr"] * self.global_batch / 256,
+            momentum=p["momentum"],
+            weight_decay=p["weight_decay"],
+        )
+        # Cosine to zero, stepped once per epoch, no warm-up (§6).
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, p["epochs"])
+        self.views = ViewMaker(params, self.device, channels_last)
+        self.amp = on_gpu and p["amp"]
+        self.monitor = (
+            KnnMonitor(params, data_cfg, self.device) if p["knn_monitor"]["enabled"] else None
+        )
+        self.epoch, self.step, self.history = 0, 0, []
+        self.sums: dict[str, float] = {}  # running sums of this epoch's logs
 
-    monitor = KnnMonitor(params, data_cfg, device) if p["knn_monitor"]["enabled"] else None
-    log = MetricsLog(out / "metrics", history) if dist_info.is_main else None
-    if monitor and not history and start_step == 0 and dist_info.is_main:
-        history.append({"epoch": 0, "knn_top1": monitor(model.backbone)})  # random-init baseline
-        if log:
-            log.write(history)
-    views = ViewMaker(params, device, on_gpu and p["channels_last"])
-    amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu and p["amp"])
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT
 
-    def save(epoch: int, step: int) -> None:
-        if dist_info.is_main:
+    def resume(self) -> None:
+        if not self.checkpoint_path.is_file():
+            return
+        tensors, meta = read_checkpoint(self.checkpoint_path)
+        _check_resumable(meta, self.method_name, self.seed, self.fingerprint, self.checkpoint_path)
+        restore_training_state(tensors, meta, self.model, self.optimizer, self.scheduler)
+        self.epoch, self.step, self.history = meta["epoch"], meta["step"], meta["history"]
+        self.sums = meta["epoch_sums"]
+
+    def save(self) -> None:
+        if self.dist.is_main:
             save_checkpoint(
-                ckpt_path,
-                model,
-                optimizer,
-                scheduler,
+                self.checkpoint_path,
+                self.model,
+                self.optimizer,
+                self.scheduler,
                 {
-                    "method": method,
-                    "seed": seed,
-                    "params_hash": fingerprint,
-                    "params": params,
-                    "epoch": epoch,
-                    "step": step,
-                    "history": history,
-                    "param_stats": {"mean": stats_mean.tolist(), "std": stats_std.tolist()},
+                    "method": self.method_name,
+                    "seed": self.seed,
+                    "params_hash": self.fingerprint,
+                    "params": self.params,
+                    "epoch": self.epoch,
+                    "step": self.step,
+                    "history": self.history,
+                    "epoch_sums": self.sums,
+                    "param_stats": self.param_stats(),
                 },
             )
         barrier()
 
-    for epoch in range(start_epoch, p["epochs"]):
-        model.train()
-        order = torch.randperm(len(images), generator=derived_generator(seed, epoch))
-        sums: dict[str, float] = {}
-        seen, started = 0, time.perf_counter()
-        bar = _progress(
-            progress and dist_info.is_main, steps_per_epoch, start_step, epoch, p["epochs"]
+    def param_stats(self) -> dict[str, list[float]]:
+        return {"mean": self.stats[0].tolist(), "std": self.stats[1].tolist()}
+
+    def train_step(self, order: torch.Tensor) -> dict[str, float]:
+        lo = self.step * self.global_batch + self.dist.rank * self.local_batch
+        batch = self.views(
+            self.images[order[lo : lo + self.local_batch]],
+            derived_generator(self.seed, self.epoch, self.step, self.dist.rank),
+            self.model.equivariant,
         )
-        for step in range(start_step, steps_per_epoch):
-            lo = step * global_batch + dist_info.rank * local_batch
-            batch = views(
-                images[order[lo : lo + local_batch]],
-                derived_generator(seed, epoch, step, dist_info.rank),
-                model.equivariant,
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            loss, logs = self.net(
+                batch.x0, batch.v1, batch.v2, batch.a1, batch.a2, gather=gather_with_grad
             )
-            with amp:
-                loss, logs = net(
-                    batch.x0, batch.v1, batch.v2, batch.a1, batch.a2, gather=gather_with_grad
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return logs
+
+    def run_epoch(self, log: MetricsLog | None, progress: bool) -> None:
+        self.model.train()
+        order = torch.randperm(len(self.images), generator=derived_generator(self.seed, self.epoch))
+        bar = _progress(
+            progress and self.dist.is_main,
+            self.steps_per_epoch,
+            self.step,
+            self.epoch,
+            self.cfg["epochs"],
+        )
+        started, first = time.perf_counter(), self.step
+        every = self.cfg["checkpoint_every_steps"]
+        while self.step < self.steps_per_epoch:
+            logs = self.train_step(order)
             for key, value in logs.items():
-                sums[key] = sums.get(key, 0.0) + value
-            seen += global_batch
+                self.sums[key] = self.sums.get(key, 0.0) + value
+            self.step += 1
             if bar is not None:
-                bar.set_postfix(
-                    loss=f"{logs['loss']:.3f}",
-                    img_s=f"{seen / (time.perf_counter() - started):.0f}",
-                )
+                rate = (self.step - first) * self.global_batch / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{logs['loss']:.3f}", img_s=f"{rate:.0f}")
                 bar.update(1)
-            every = p["checkpoint_every_steps"]
-            if every and (step + 1) % every == 0 and step + 1 < steps_per_epoch:
-                save(epoch, step + 1)
+            if every and self.step % every == 0 and self.step < self.steps_per_epoch:
+                self.save()
         if bar is not None:
             bar.close()
-        done_steps = steps_per_epoch - start_step
-        scheduler.step()
-        record: dict[str, Any] = {"epoch": epoch + 1}
-        record.update({f"train_{k}": v / max(done_steps, 1) for k, v in sums.items()})
-        if start_step:
-            record["resumed_mid_epoch"] = True  # averages then cover only the steps after resume
-        cfg = p["knn_monitor"]
-        if (
-            monitor
-            and dist_info.is_main
-            and ((epoch + 1) % cfg["every_epochs"] == 0 or epoch + 1 == p["epochs"])
-        ):
-            record["knn_top1"] = monitor(model.backbone)
-        history.append(record)
-        start_step = 0
+        self.scheduler.step()
+        self.epoch += 1
+        record: dict[str, Any] = {"epoch": self.epoch}
+        record.update({f"train_{k}": v / self.steps_per_epoch for k, v in self.sums.items()})
+        knn = self.cfg["knn_monitor"]
+        due = self.epoch % knn["every_epochs"] == 0 or self.epoch == self.cfg["epochs"]
+        if self.monitor and self.dist.is_main and due:
+            record["knn_top1"] = self.monitor(self.model.backbone)
+        self.history.append(record)
+        self.step, self.sums = 0, {}
         if log:
-            log.write(history)
-        save(epoch + 1, 0)
+            log.write(self.history)
+        self.save()
 
-    summary = {
-        "method": method,
-        "seed": seed,
-        "params": params,
-        "params_hash": fingerprint,
-        "epochs": p["epochs"],
-        "steps_per_epoch": steps_per_epoch,
-        "world_size": dist_info.world_size,
-        "history": history,
-        "param_stats": {"mean": stats_mean.tolist(), "std": stats_std.tolist()},
-        "checkpoint": CHECKPOINT,
-        "environment": environment_info(),
-    }
-    if dist_info.is_main:
-        write_json(out / RUN_SUMMARY, summary)
-    barrier()
-    return summary
+    def run(self, progress: bool = True) -> dict[str, Any]:
+        self.resume()
+        log = MetricsLog(self.out / "metrics", self.history) if self.dist.is_main else None
+        if self.monitor and not self.history and self.dist.is_main:
+            # Epoch 0: the randomly initialised backbone, the baseline training must beat.
+            self.history.append({"epoch": 0, "knn_top1": self.monitor(self.model.backbone)})
+        while self.epoch < self.cfg["epochs"]:
+            self.run_epoch(log, progress)
+        summary = {
+            "method": self.method_name,
+            "seed": self.seed,
+            "params": self.params,
+            "params_hash": self.fingerprint,
+            "epochs": self.cfg["epochs"],
+            "steps_per_epoch": self.steps_per_epoch,
+            "world_size": self.dist.world_size,
+            "history": self.history,
+            "param_stats": self.param_stats(),
+            "checkpoint": CHECKPOINT,
+            "environment": environment_info(),
+        }
+        if self.dist.is_main:
+            write_json(self.out / RUN_SUMMARY, summary)
+        barrier()
+        return summary
+
+
+def pretrain(
+    params: dict[str, Any], method: str, seed: int, out: Path, progress: bool = True
+) -> dict[str, Any]:
+    """Pretrain ``method`` with ``seed`` into ``out``; resumes from ``out/checkpoint.safetensors``.
+
+    Returns the run summary; a finished run (``run.json`` present) is not retrained.
+    """
+    if (Path(out) / RUN_SUMMARY).is_file():
+        return read_json(Path(out) / RUN_SUMMARY)
+    return Pretrainer(params, method, seed, out).run(progress)
 
 
 def _progress(enabled: bool, total: int, initial: int, epoch: int, epochs: int):
