@@ -16,8 +16,8 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float) -> Tensor:
 
     All ``2M`` rows are anchors; the anchor's partner row in the other tensor is its positive,
     the remaining ``2M - 2`` rows are negatives. Logits are cosine similarity / ``temperature``;
-    returns the mean cross-entropy over the ``2M`` anchors. Computed in float32 even under
-    autocast, since the exponentials of low-precision logits lose the small differences.
+    returns the mean cross-entropy over the ``2M`` anchors. Computed in at least float32 even
+    under autocast, since the exponentials of low-precision logits lose the small differences.
     """
     if z1.shape != z2.shape or z1.dim() != 2:
         raise ValueError(
@@ -27,7 +27,8 @@ def nt_xent(z1: Tensor, z2: Tensor, temperature: float) -> Tensor:
         raise ValueError(f"nt_xent temperature must be positive, got {temperature}")
     m = z1.shape[0]
     with torch.autocast(device_type=z1.device.type, enabled=False):
-        z = F.normalize(torch.cat([z1, z2]).float(), dim=1)
+        z = torch.cat([z1, z2])
+        z = F.normalize(z.to(torch.promote_types(z.dtype, torch.float32)), dim=1)
         logits = z @ z.T / temperature
         # An anchor is never its own negative.
         self_mask = torch.eye(2 * m, dtype=torch.bool, device=z.device)
