@@ -24,12 +24,13 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    # mkstemp creates 0600 files; published artifacts get the usual umask-based mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp_path.chmod(0o666 & ~umask)
     try:
         yield tmp_path
+        # mkstemp makes 0600 files (and writers may recreate the file): publish with the
+        # usual umask-based mode, like any other file the user creates.
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp_path.chmod(0o666 & ~umask)
         os.replace(tmp_path, dest)
     finally:
         tmp_path.unlink(missing_ok=True)
