@@ -8,6 +8,8 @@ MIRROR_DEFAULT := $(abspath ../shared/datasets)
 STARSSL_DATA_MIRROR ?= $(if $(wildcard $(MIRROR_DEFAULT)/SHA256SUMS),$(MIRROR_DEFAULT),)
 export STARSSL_DATA_MIRROR
 export DVC_NO_ANALYTICS := 1
+# Pipeline stages call `python` and `starssl`: take them from the project's environment.
+export PATH := $(abspath $(BIN)):$(PATH)
 CORES ?= 2
 
 .PHONY: setup demo test lint bench clean-results
@@ -21,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/starssl pretrain --method star_mmoe --seed 0 --out runs/demo/star_mmoe_s0
+	$(BIN)/snakemake --cores $(CORES)
 
 test: setup
 	$(BIN)/pytest -n $(CORES) --dist loadgroup

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     predictor = fit_posthoc_predictor(fit["h0"], fit["a_std"], fit["hv"],
                                       steps=cfg["posthoc_steps"], seed=0)
     with torch.no_grad():
-        posthoc_pred = predictor(test["h0"], test["a_std"])
+        posthoc_pred = predictor.predict(test["h0"], test["a_std"])
     posthoc = equivariance_scores(posthoc_pred, test["hv"], test["h0"])
     write_result(args.out, {
         **identity(summary, args.run), "protocol": "equivariance", "dataset": dataset,

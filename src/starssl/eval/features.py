@@ -1,38 +1,69 @@
-"""Frozen-backbone features of cached uint8 images (§7: no augmentation, features not normalised)."""
+"""Frozen-backbone feature extraction for the evaluation protocols (spec §7).
+
+Protocol choices:
+
+- Input: cached ``uint8`` images ``[N, 3, S, S]`` already resized and centre-cropped to the
+  pretraining size (the data layer does that, bicubic); here they only become float
+  ``[0, 1]`` and are normalised with the *pretraining* mean/std, the last step as in the
+  architecture contract.
+- The encoder runs in eval mode (BatchNorm uses its running statistics) under
+  ``torch.no_grad``; its training flag and device are restored afterwards, even on error.
+- Outputs are flattened to ``[N, d]`` float32 on the CPU, in input order. Batches are
+  processed sequentially, so the result does not depend on anything but the inputs and the
+  batch size (on the CPU it is bit-identical run to run; cuDNN may pick other kernels on GPU).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
+
+from starssl.errors import DataError
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    for t in (*module.parameters(), *module.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 @torch.no_grad()
 def extract_features(
     encoder: nn.Module,
     images_uint8: torch.Tensor,
-    mean: torch.Tensor,
-    std: torch.Tensor,
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
     batch_size: int = 512,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """``encoder`` applied in eval mode to ``images_uint8`` [N,3,S,S]; returns float32 [N,d] on CPU.
+    """Encode ``images_uint8`` ``[N, 3, S, S]`` with ``encoder``; returns float32 ``[N, d]`` (CPU).
 
-    Images become float in [0, 1] and are normalised with ``mean``/``std`` (per channel) on the
-    device, batch by batch. The module's training flag is restored afterwards.
+    ``device`` defaults to the encoder's device; another device moves the encoder there for
+    the call and back afterwards.
     """
-    dev = torch.device(device) if device is not None else next(encoder.parameters()).device
+    if images_uint8.dtype != torch.uint8 or images_uint8.ndim != 4 or images_uint8.shape[1] != 3:
+        raise DataError(f"extract_features: need uint8 images [N, 3, H, W], got "
+                        f"{images_uint8.dtype} {tuple(images_uint8.shape)}")
+    if len(images_uint8) == 0:
+        raise DataError("extract_features: no images")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    home = _device_of(encoder)
+    dev = torch.device(device) if device is not None else home
+    mean_t = torch.as_tensor(mean, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
     was_training = encoder.training
     encoder.eval()
-    original = next(encoder.parameters()).device
     encoder.to(dev)
-    m = mean.view(1, 3, 1, 1).to(dev)
-    s = std.view(1, 3, 1, 1).to(dev)
     try:
-        out = [
-            encoder((images_uint8[i : i + batch_size].to(dev).float() / 255 - m) / s).float().cpu()
-            for i in range(0, len(images_uint8), batch_size)
-        ]
+        out = []
+        for start in range(0, len(images_uint8), batch_size):
+            batch = images_uint8[start : start + batch_size].to(dev, non_blocking=True)
+            x = (batch.float() / 255.0 - mean_t) / std_t
+            out.append(encoder(x).flatten(1).float().cpu())
+        return torch.cat(out)
     finally:
         encoder.train(was_training)
-        encoder.to(original)
-    return torch.cat(out) if out else torch.empty(0)
+        encoder.to(home)

@@ -58,9 +58,9 @@ TABLE_KEYS = (
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare": ("pretrain.image_size",),
     "export": (),
-    "knn": ("eval.batch_size", "eval.knn"),
-    "linear": ("eval.batch_size", "eval.linear"),
-    "fewshot": ("eval.batch_size", "eval.fewshot"),
+    "knn": ("eval.batch_size", "eval.max_images", "eval.knn"),
+    "linear": ("eval.batch_size", "eval.max_images", "eval.linear"),
+    "fewshot": ("eval.batch_size", "eval.max_images", "eval.fewshot"),
     "cca": ("eval.batch_size", "eval.cca", "experiment.analysis_dataset"),
     "equivariance": (
         "eval.batch_size",
