@@ -48,10 +48,9 @@ def gather_grad_worker(rank: int, world: int, port: int, out: str) -> None:
 
 def pretrain_worker(rank: int, world: int, port: int, out: str) -> None:
     """A real 2-process pretraining run (gloo, CPU) on synthetic images."""
-    from train_fixtures import tiny_params, use_synthetic_data
-
     from starssl import train
     from starssl.distributed import cleanup
+    from train_fixtures import tiny_params, use_synthetic_data
 
     _env(rank, world, port)
     use_synthetic_data()

@@ -8,10 +8,10 @@ import socket
 import pytest
 import torch
 import torch.multiprocessing as mp
-from ddp_workers import gather_grad_worker, pretrain_worker
 from safetensors.torch import load_file
 from torch import nn
 
+from ddp_workers import gather_grad_worker, pretrain_worker
 from starssl.losses import nt_xent
 
 pytestmark = pytest.mark.xdist_group("ddp")  # keep the multi-process tests on one worker

@@ -24,8 +24,9 @@ def encoder() -> nn.Module:
 
 
 def images(n: int = 7) -> torch.Tensor:
-    return torch.randint(0, 256, (n, 3, 10, 10), generator=torch.Generator().manual_seed(1),
-                         dtype=torch.uint8)
+    return torch.randint(
+        0, 256, (n, 3, 10, 10), generator=torch.Generator().manual_seed(1), dtype=torch.uint8
+    )
 
 
 def test_matches_direct_eval_forward_and_restores_state():

@@ -40,8 +40,15 @@ def data():
 def test_matches_reference_loop(data, weighting, k):
     bank, bank_y, test, _ = data
     pred = knn_predict(bank, bank_y, test, k=k, temperature=0.1, weighting=weighting, chunk=7)
-    ref = reference_predict(bank.double().numpy(), bank_y.numpy(), test.double().numpy(), k, 0.1,
-                            weighting == "similarity", 4)
+    ref = reference_predict(
+        bank.double().numpy(),
+        bank_y.numpy(),
+        test.double().numpy(),
+        k,
+        0.1,
+        weighting == "similarity",
+        4,
+    )
     np.testing.assert_array_equal(pred.numpy(), ref)
 
 

@@ -17,7 +17,7 @@ from starssl.pipeline.snake import Pipeline, coerce_overrides
 from starssl.pipeline.stages import STAGE_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
-SNAKEFILE = ROOT / "workflow" / "Snakefile"
+SNAKEFILE = ROOT / "Snakefile"
 JOB = re.compile(r"^(?:local)?rule (\w+):$")
 
 Job = tuple[str, frozenset[str], frozenset[str]]  # kind, outputs, inputs
@@ -33,15 +33,16 @@ def snakemake_jobs(workdir: Path, *extra: str) -> set[Job]:
     jobs, current = set(), None
     for line in [*proc.stdout.splitlines(), ""]:
         match = JOB.match(line)
+        if current is not None and (match or not line.startswith("    ")):
+            # A job's block ends at the next unindented line (blank, timestamp or next job).
+            if current["rule"] != "all":
+                jobs.add((current["rule"], current["output"], current["input"]))
+            current = None
         if match:
             current = {"rule": match[1], "input": frozenset(), "output": frozenset()}
         elif current is not None and line.startswith(("    input: ", "    output: ")):
             key, _, files = line.strip().partition(": ")
             current[key] = frozenset(files.split(", "))
-        elif current is not None and not line.strip():
-            if current["rule"] != "all":
-                jobs.add((current["rule"], current["output"], current["input"]))
-            current = None
     return jobs
 
 

@@ -120,7 +120,7 @@ def test_every_stage_depends_on_its_group_fingerprint(params_file):
     assert "pretrain.num_experts" in prints["pretrain-star_mmoe"].params
     assert "pretrain.num_experts" not in prints["pretrain-star_mmoe-ablation"].params
     assert "pretrain.threads" not in prints["pretrain-star_mmoe"].params
-    assert set(prints["linear"].params) == {"eval.batch_size", "eval.linear"}
+    assert set(prints["linear"].params) == {"eval.batch_size", "eval.max_images", "eval.linear"}
 
 
 def _leaves(tree, prefix=()):

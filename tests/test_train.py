@@ -7,11 +7,11 @@ import math
 
 import pytest
 import torch
-from train_fixtures import tiny_params, use_synthetic_data
 
 from starssl import train
 from starssl.checkpoint import read_checkpoint
 from starssl.errors import CheckpointError, ConfigError
+from train_fixtures import tiny_params, use_synthetic_data
 
 
 @pytest.fixture(autouse=True)

@@ -30,7 +30,9 @@ def load_trained_method(run_dir: str | Path) -> tuple[PretrainMethod, dict[str, 
     """The full pretrained method (eval mode) and its run summary; the run must be finished."""
     run = Path(run_dir)
     if not (run / RUN_SUMMARY).is_file():
-        raise CheckpointError(f"{run}: no {RUN_SUMMARY}; the pretraining run is missing or unfinished")
+        raise CheckpointError(
+            f"{run}: no {RUN_SUMMARY}; the pretraining run is missing or unfinished"
+        )
     summary = read_json(run / RUN_SUMMARY)
     tensors, _ = read_checkpoint(run / CHECKPOINT)
     method = build_method(summary["method"], method_config(summary["params"]))

@@ -14,8 +14,9 @@ from starssl.methods.base import PretrainMethod
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="pretraining run directory")
-    parser.add_argument("--dataset", default=None,
-                        help="images to analyse (default: experiment.analysis_dataset)")
+    parser.add_argument(
+        "--dataset", default=None, help="images to analyse (default: experiment.analysis_dataset)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="result JSON")
 
 
@@ -45,8 +46,10 @@ def embed(
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     method.to(device).eval()
-    mean, std = (t.view(1, 3, 1, 1).to(device)
-                 for t in normalisation_for(summary["params"]["pretrain"]["dataset"]))
+    mean, std = (
+        t.view(1, 3, 1, 1).to(device)
+        for t in normalisation_for(summary["params"]["pretrain"]["dataset"])
+    )
     parts: dict[str, list[torch.Tensor]] = {}
     for lo in range(0, len(images), batch_size):
         x = (images[lo : lo + batch_size].to(device).float() / 255 - mean) / std

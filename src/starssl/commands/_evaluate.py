@@ -61,10 +61,17 @@ def frozen_features(
     cfg = DataConfig.from_params(params)
     feats, last = {}, None
     for split in splits:
-        last = cap_images(load_split(dataset, split, cfg, card["image_size"]),
-                          params["eval"]["max_images"])
-        x = extract_features(backbone, last.images, mean, std,
-                             batch_size=params["eval"]["batch_size"], device=device())
+        last = cap_images(
+            load_split(dataset, split, cfg, card["image_size"]), params["eval"]["max_images"]
+        )
+        x = extract_features(
+            backbone,
+            last.images,
+            mean,
+            std,
+            batch_size=params["eval"]["batch_size"],
+            device=device(),
+        )
         feats[split] = (x.cpu(), last.labels)
     return card, feats, last
 

@@ -36,8 +36,13 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     emb = embed(method, images, summary, params["eval"]["batch_size"])
     rho = canonical_correlations(emb["inv"], emb["eq"], eps=cfg["eps"])
     record.update(
-        defined=True, dataset=dataset, split=cfg["split"], n_samples=len(images), eps=cfg["eps"],
-        correlations=[round(float(r), 10) for r in rho], mean=round(float(rho.mean()), 10),
+        defined=True,
+        dataset=dataset,
+        split=cfg["split"],
+        n_samples=len(images),
+        eps=cfg["eps"],
+        correlations=[round(float(r), 10) for r in rho],
+        mean=round(float(rho.mean()), 10),
     )
     write_result(args.out, record)
     return 0

@@ -17,5 +17,6 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     from starssl.io import dumps_json
 
     rows = list_datasets(DataConfig.from_params(params))
-    print(dumps_json(rows) if args.json else format_dataset_table(rows), end="" if args.json else "\n")
+    text = dumps_json(rows) if args.json else format_dataset_table(rows) + "\n"
+    print(text, end="")
     return 0

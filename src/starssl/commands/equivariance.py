@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @torch.no_grad()
-def augmented_pairs(method, images: torch.Tensor, summary: dict[str, Any], batch_size: int,
-                    seed: int) -> dict[str, torch.Tensor]:
+def augmented_pairs(
+    method, images: torch.Tensor, summary: dict[str, Any], batch_size: int, seed: int
+) -> dict[str, torch.Tensor]:
     """Backbone features (and equivariant embeddings) of each image and of one augmented view."""
     from starssl.augment import AugmentConfig, BatchAugment
     from starssl.train import normalisation_for
@@ -63,8 +64,9 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     cfg = params["eval"]["equivariance"]
     batch = params["eval"]["batch_size"]
     method, summary = load(args)
-    dataset, test_images = analysis_images(params, summary, args.dataset, cfg["split"],
-                                           cfg["samples"])
+    dataset, test_images = analysis_images(
+        params, summary, args.dataset, cfg["split"], cfg["samples"]
+    )
     _, fit_images = analysis_images(params, summary, args.dataset, "train", cfg["samples"])
     test = augmented_pairs(method, test_images, summary, batch, seed=1)
     fit = augmented_pairs(method, fit_images, summary, batch, seed=2)
@@ -72,14 +74,23 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     own = None
     if method.equivariant:
         own = equivariance_scores(test["e_pred"], test["ev"], test["e0"])
-    predictor = fit_posthoc_predictor(fit["h0"], fit["a_std"], fit["hv"],
-                                      steps=cfg["posthoc_steps"], seed=0)
+    predictor = fit_posthoc_predictor(
+        fit["h0"], fit["a_std"], fit["hv"], steps=cfg["posthoc_steps"], seed=0
+    )
     with torch.no_grad():
         posthoc_pred = predictor.predict(test["h0"], test["a_std"])
     posthoc = equivariance_scores(posthoc_pred, test["hv"], test["h0"])
-    write_result(args.out, {
-        **identity(summary, args.run), "protocol": "equivariance", "dataset": dataset,
-        "split": cfg["split"], "n_samples": len(test_images), "n_fit": len(fit_images),
-        "own": own, "posthoc": posthoc,
-    })
+    write_result(
+        args.out,
+        {
+            **identity(summary, args.run),
+            "protocol": "equivariance",
+            "dataset": dataset,
+            "split": cfg["split"],
+            "n_samples": len(test_images),
+            "n_fit": len(fit_images),
+            "own": own,
+            "posthoc": posthoc,
+        },
+    )
     return 0

@@ -23,10 +23,23 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     # The paper's few-shot sets define a "fewshot" pool (§7); other datasets use their test split.
     split = "fewshot" if "fewshot" in split_names(get_info(args.dataset)) else "test"
     card, feats, _ = frozen_features(args.model, args.dataset, (split,), params)
-    result = fewshot_eval(*feats[split], ways=cfg["ways"], shots=tuple(cfg["shots"]),
-                          queries=cfg["queries"], episodes=cfg["episodes"], seed=args.seed)
-    write_result(args.out, {
-        **identity(card, args.model.name), "protocol": "fewshot", "dataset": args.dataset,
-        "split": split, "episode_seed": args.seed, **result,
-    })
+    result = fewshot_eval(
+        *feats[split],
+        ways=cfg["ways"],
+        shots=tuple(cfg["shots"]),
+        queries=cfg["queries"],
+        episodes=cfg["episodes"],
+        seed=args.seed,
+    )
+    write_result(
+        args.out,
+        {
+            **identity(card, args.model.name),
+            "protocol": "fewshot",
+            "dataset": args.dataset,
+            "split": split,
+            "episode_seed": args.seed,
+            **result,
+        },
+    )
     return 0

@@ -19,11 +19,23 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
 
     cfg = params["eval"]["knn"]
     card, feats, info = frozen_features(args.model, args.dataset, ("train", "test"), params)
-    accuracy = knn_accuracy(*feats["train"], *feats["test"], k=cfg["k"],
-                            temperature=cfg["temperature"], num_classes=info.num_classes)
-    write_result(args.out, {
-        **identity(card, args.model.name), "protocol": "knn", "dataset": args.dataset,
-        "k": cfg["k"], "temperature": cfg["temperature"], "accuracy": accuracy,
-        "sizes": {k: len(v[1]) for k, v in feats.items()},
-    })
+    accuracy = knn_accuracy(
+        *feats["train"],
+        *feats["test"],
+        k=cfg["k"],
+        temperature=cfg["temperature"],
+        num_classes=info.num_classes,
+    )
+    write_result(
+        args.out,
+        {
+            **identity(card, args.model.name),
+            "protocol": "knn",
+            "dataset": args.dataset,
+            "k": cfg["k"],
+            "temperature": cfg["temperature"],
+            "accuracy": accuracy,
+            "sizes": {k: len(v[1]) for k, v in feats.items()},
+        },
+    )
     return 0

@@ -11,8 +11,12 @@ HELP = "verify and decode a dataset's splits once into cached tensors"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", required=True)
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="evaluation image size (default: pretrain.image_size)")
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="evaluation image size (default: pretrain.image_size)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="summary JSON")
 
 

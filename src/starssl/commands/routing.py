@@ -28,7 +28,12 @@ def run(args: argparse.Namespace, params: dict[str, Any]) -> int:
     dataset, images = analysis_images(params, summary, args.dataset, cfg["split"], cfg["samples"])
     emb = embed(method, images, summary, params["eval"]["batch_size"])
     weights = {k.removeprefix("routing_"): v for k, v in emb.items() if k.startswith("routing_")}
-    record.update(defined=True, dataset=dataset, split=cfg["split"], n_samples=len(images),
-                  routers=routing_statistics(weights))
+    record.update(
+        defined=True,
+        dataset=dataset,
+        split=cfg["split"],
+        n_samples=len(images),
+        routers=routing_statistics(weights),
+    )
     write_result(args.out, record)
     return 0

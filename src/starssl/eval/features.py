@@ -44,8 +44,10 @@ def extract_features(
     the call and back afterwards.
     """
     if images_uint8.dtype != torch.uint8 or images_uint8.ndim != 4 or images_uint8.shape[1] != 3:
-        raise DataError(f"extract_features: need uint8 images [N, 3, H, W], got "
-                        f"{images_uint8.dtype} {tuple(images_uint8.shape)}")
+        raise DataError(
+            f"extract_features: need uint8 images [N, 3, H, W], got "
+            f"{images_uint8.dtype} {tuple(images_uint8.shape)}"
+        )
     if len(images_uint8) == 0:
         raise DataError("extract_features: no images")
     if batch_size < 1:

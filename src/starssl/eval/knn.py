@@ -49,11 +49,8 @@ def knn_predict(
     for start in range(0, len(test_feats), chunk):
         q = F.normalize(test_feats[start : start + chunk].to(dev).float(), dim=1)
         sims, idx = (q @ bank.T).topk(k, dim=1)
-        if weighting == "similarity":
-            votes_w = (sims / temperature).exp()
-        else:
-            votes_w = torch.ones_like(sims)
-        votes = torch.zeros(len(q), c, device=dev).scatter_add_(1, labels[idx], votes_w)
+        weights = (sims / temperature).exp() if weighting == "similarity" else torch.ones_like(sims)
+        votes = torch.zeros(len(q), c, device=dev).scatter_add_(1, labels[idx], weights)
         preds.append(votes.argmax(1))  # argmax returns the first maximum: smallest class
     return torch.cat(preds)
 
@@ -70,6 +67,7 @@ def knn_accuracy(
     chunk: int = 1024,
 ) -> float:
     """Top-1 accuracy (fraction) of the k-NN classifier; see the module docstring."""
-    pred = knn_predict(train_feats, train_labels, test_feats, k, temperature, num_classes,
-                       weighting, chunk)
+    pred = knn_predict(
+        train_feats, train_labels, test_feats, k, temperature, num_classes, weighting, chunk
+    )
     return (pred.cpu() == test_labels.cpu().long()).double().mean().item()

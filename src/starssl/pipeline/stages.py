@@ -73,7 +73,9 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "figures": FIGURE_KEYS,
 }
 THREADS = {"prepare": 2, "export": 1, "tables": 1, "figures": 1, "fingerprint": 1}
-EVAL_THREADS, PRETRAIN_THREADS = 2, 8
+# One thread per evaluation lets two run side by side on a 2-core machine (they are short
+# and partly single-threaded: start-up, L-BFGS line searches, liblinear).
+EVAL_THREADS, PRETRAIN_THREADS = 1, 8
 FINGERPRINT_PROGRAM = ("python", "-m", "starssl.pipeline.fingerprint")
 GUARD_PROGRAM = ("python", "-m", "starssl.pipeline.guard")
 
