@@ -35,6 +35,9 @@ def test_against_reference_loop():
     mean = sum(ent) / len(ent)
     assert s["entropy_mean"] == pytest.approx(mean)
     assert s["entropy_std"] == pytest.approx(math.sqrt(sum((e - mean) ** 2 for e in ent) / 50))
+    assert s["entropy_normalised_mean"] == pytest.approx(mean / math.log(4))
+    assert s["entropy_normalised_std"] == pytest.approx(s["entropy_std"] / math.log(4))
+    assert 0 < s["entropy_normalised_std"] < s["entropy_std"]
     col = [sum(r[j] for r in w.tolist()) / 50 for j in range(4)]
     assert s["mean_weight"] == pytest.approx(col)
     assert sum(s["argmax_histogram"]) == pytest.approx(1.0)

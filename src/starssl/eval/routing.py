@@ -34,6 +34,7 @@ def router_statistics(w: torch.Tensor) -> dict[str, Any]:
         "entropy_mean": entropy.mean().item(),
         "entropy_std": entropy.std(correction=0).item(),
         "entropy_normalised_mean": norm.mean().item(),
+        "entropy_normalised_std": norm.std(correction=0).item(),
         "argmax_histogram": hist.tolist(),
     }
 
