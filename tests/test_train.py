@@ -107,3 +107,10 @@ def test_derived_generators_differ_by_key_and_repeat_by_value():
     b = torch.rand(4, generator=train.derived_generator(1, 2, 3))
     c = torch.rand(4, generator=train.derived_generator(1, 3, 2))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_checkpoint_bytes_do_not_depend_on_the_data_location(tmp_path):
+    for name, root in (("a", "data_here"), ("b", "/elsewhere/data")):
+        params = tiny_params("pretrain.epochs=1", f"data.root={root}", f"data.mirror={root}/m")
+        train.pretrain(params, "simclr", 0, tmp_path / name, progress=False)
+    assert _ckpt_bytes(tmp_path / "a") == _ckpt_bytes(tmp_path / "b")

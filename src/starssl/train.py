@@ -265,7 +265,9 @@ class Pretrainer:
                     "method": self.method_name,
                     "seed": self.seed,
                     "params_hash": self.fingerprint,
-                    "params": self.params,
+                    # Machine paths (data root, mirror) stay out: the checkpoint's bytes must
+                    # not depend on where the data lives; run.json records them.
+                    "params": {k: v for k, v in self.params.items() if k != "data"},
                     "epoch": self.epoch,
                     "step": self.step,
                     "history": self.history,
