@@ -23,7 +23,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIM = '#!/bin/sh\nexec python -m starssl.pipeline.fake "$@"\n'
-PLACEHOLDER = '"""placeholder"""\nHELP = "placeholder"\n\n\ndef add_arguments(parser):\n    pass\n'
 
 
 def sh(cmd: str, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
@@ -49,19 +48,6 @@ def setup(work: Path, profile: str) -> dict[str, str]:
     shutil.copytree(ROOT / "workflow", work / "workflow")
     text = (ROOT / "params.yaml").read_text().replace("profile: demo", f"profile: {profile}", 1)
     (work / "params.yaml").write_text(text)
-    for stage in (
-        "knn",
-        "linear",
-        "fewshot",
-        "cca",
-        "equivariance",
-        "routing",
-        "export",
-        "prepare",
-    ):
-        module = work / "src/starssl/commands" / f"{stage}.py"
-        if not module.exists():  # the stage is not written yet: give the registry its file
-            module.write_text(PLACEHOLDER)
     (work / "bin").mkdir()
     (work / "bin/starssl").write_text(SHIM)
     (work / "bin/starssl").chmod(0o755)
