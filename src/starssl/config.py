@@ -23,6 +23,7 @@ import jsonschema
 import yaml
 
 from starssl.errors import ConfigError
+from starssl.io import read_yaml
 
 Params = dict[str, Any]
 DEFAULT_PROFILE = "demo"
@@ -137,7 +138,7 @@ def load_params(
             f"{file}: parameters file not found; run from the repository root or pass --params"
         )
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        raw = read_yaml(file)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):

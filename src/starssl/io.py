@@ -12,6 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+# libyaml's loader parses params.yaml ~10x faster than the pure-Python one; both engines read
+# it on every invocation (`snakemake -n`, `dvc status`), so start-up time matters.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -56,6 +62,15 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> None:
 
 def read_json(path: str | os.PathLike[str]) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` with the C loader when available (same results, faster)."""
+    return yaml.load(text, Loader=_YAML_LOADER)  # a safe loader (no arbitrary objects)
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    return parse_yaml(Path(path).read_text(encoding="utf-8"))
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -23,10 +23,12 @@ NOT_RESULT_CODE = frozenset({"starssl", "starssl.__main__", "starssl.cli", "star
 _SKIP_SUFFIXES = (".py", ".pyc", ".pyo")
 
 
+@cache
 def package_dir() -> Path:
     return Path(starssl.__file__).resolve().parent
 
 
+@cache
 def module_file(name: str) -> Path | None:
     """The file of module ``starssl.x.y`` (a ``.py`` or a package ``__init__.py``), if any."""
     parts = name.split(".")
@@ -39,7 +41,8 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def _imported_names(file: Path, module: str) -> set[str]:
+@cache  # each file is parsed once however many stages' closures reach it
+def _imported_names(file: Path, module: str) -> frozenset[str]:
     """Every ``starssl`` module that ``file`` (the module ``module``) may import."""
     tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
     package = module if file.name == "__init__.py" else module.rpartition(".")[0]
@@ -57,7 +60,7 @@ def _imported_names(file: Path, module: str) -> set[str]:
             names.add(base)
             # `from pkg import name` may name a submodule.
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {n for n in names if n.split(".")[0] == ROOT_PACKAGE}
+    return frozenset(n for n in names if n.split(".")[0] == ROOT_PACKAGE)
 
 
 def _with_parents(name: str) -> list[str]:

@@ -18,7 +18,7 @@ import yaml
 
 from starssl.config import load_params
 from starssl.errors import StarsslError
-from starssl.io import write_text_atomic
+from starssl.io import read_yaml, write_text_atomic
 from starssl.pipeline.experiment import figure_names
 from starssl.pipeline.paramdeps import dvc_param_keys
 from starssl.pipeline.stages import FINGERPRINT_PROGRAM, Out, Stage, build_stages
@@ -105,7 +105,7 @@ def top_level_plots(params: dict[str, Any], stages: list[Stage], results: str) -
 def render(params_path: str | Path = "params.yaml", repo_root: str | Path = ".") -> str:
     """The text of dvc.yaml for ``params_path`` (deterministic)."""
     params = load_params(params_path)
-    raw = yaml.safe_load(Path(params_path).read_text(encoding="utf-8"))
+    raw = read_yaml(params_path)
     stages = build_stages(params, "results", str(repo_root))
     doc = {
         "stages": {s.name: stage_entry(s, raw) for s in dvc_stages(stages, "results")},

@@ -12,8 +12,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from starssl.io import parse_yaml
 from starssl.pipeline.paramdeps import lookup
 
 PAPER_LABEL = "paper (reported)"
@@ -43,7 +42,7 @@ SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
 @cache
 def paper_results() -> dict[str, Any]:
     text = resources.files("starssl.pipeline").joinpath("paper_results.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return parse_yaml(text)
 
 
 def paper_setting(params: dict[str, Any]) -> str | None:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from starssl.config import load_params
-from starssl.io import write_text_atomic
+from starssl.io import read_yaml, write_text_atomic
 from starssl.pipeline.paramdeps import resolved_values
 from starssl.pipeline.stages import Stage, build_stages, layout, stage_index
 
@@ -39,7 +39,7 @@ WILDCARDS = {
 
 
 def load_yaml(path: str | Path) -> Any:
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return read_yaml(path)
 
 
 def _coerce(value: Any) -> Any:
