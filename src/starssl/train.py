@@ -37,6 +37,7 @@ from starssl.io import environment_info, read_json, write_json
 from starssl.methods import build_method
 from starssl.methods.base import MethodConfig, PretrainMethod
 from starssl.metrics_log import MetricsLog
+from starssl.threads import pin_threads
 
 CHECKPOINT = "checkpoint.safetensors"
 RUN_SUMMARY = "run.json"
@@ -75,8 +76,7 @@ def method_config(params: dict[str, Any]) -> MethodConfig:
 
 
 def configure_determinism(threads: int) -> None:
-    if threads:
-        torch.set_num_threads(threads)
+    pin_threads(threads)
     # cuBLAS needs a fixed workspace for deterministic matmuls; set before CUDA starts.
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.use_deterministic_algorithms(True)
@@ -181,7 +181,7 @@ class Pretrainer:
         on_gpu = self.device.type == "cuda"
         data_cfg = DataConfig.from_params(params)
         # What must match for a checkpoint to be resumed: everything that changes trained bytes.
-        operational = {"threads", "checkpoint_every_steps", "knn_monitor"}
+        operational = {"checkpoint_every_steps", "knn_monitor"}
         pretrain_keys = {k: v for k, v in p.items() if k not in operational}
         self.fingerprint = params_hash({"pretrain": pretrain_keys, "augment": params["augment"]})
 

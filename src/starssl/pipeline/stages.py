@@ -32,7 +32,8 @@ from starssl.pipeline.experiment import (
     table_names,
 )
 
-OPERATIONAL = frozenset({"threads", "checkpoint_every_steps"})  # never change trained bytes
+# Never change trained bytes. (`threads` does, on CPU: float sums are split per thread.)
+OPERATIONAL = frozenset({"checkpoint_every_steps"})
 # pretrain keys a method never reads, so changing them does not retrain it.
 UNUSED_BY_METHOD = {
     "simclr": frozenset({"num_experts", "temperature_eq", "lambda_eq", "predictor_hidden"}),
@@ -58,24 +59,25 @@ TABLE_KEYS = (
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "prepare": ("pretrain.image_size",),
     "export": (),
-    "knn": ("eval.batch_size", "eval.max_images", "eval.knn"),
-    "linear": ("eval.batch_size", "eval.max_images", "eval.linear"),
-    "fewshot": ("eval.batch_size", "eval.max_images", "eval.fewshot"),
-    "cca": ("eval.batch_size", "eval.cca", "experiment.analysis_dataset"),
+    "knn": ("eval.threads", "eval.batch_size", "eval.max_images", "eval.knn"),
+    "linear": ("eval.threads", "eval.batch_size", "eval.max_images", "eval.linear"),
+    "fewshot": ("eval.threads", "eval.batch_size", "eval.max_images", "eval.fewshot"),
+    "cca": ("eval.threads", "eval.batch_size", "eval.cca", "experiment.analysis_dataset"),
     "equivariance": (
+        "eval.threads",
         "eval.batch_size",
         "eval.equivariance",
         "augment",
         "experiment.analysis_dataset",
     ),
-    "routing": ("eval.batch_size", "eval.cca", "experiment.analysis_dataset"),  # CCA's images
+    # routing reads the CCA's images
+    "routing": ("eval.threads", "eval.batch_size", "eval.cca", "experiment.analysis_dataset"),
     "tables": TABLE_KEYS,
     "figures": FIGURE_KEYS,
 }
+# Threads of the stages that only move files or draw; the computing stages take theirs from
+# pretrain.threads / eval.threads (part of their results, see starssl.threads).
 THREADS = {"prepare": 2, "export": 1, "tables": 1, "figures": 1, "fingerprint": 1}
-# One thread per evaluation lets two run side by side on a 2-core machine (they are short
-# and partly single-threaded: start-up, L-BFGS line searches, liblinear).
-EVAL_THREADS, PRETRAIN_THREADS = 1, 8
 FINGERPRINT_PROGRAM = ("python", "-m", "starssl.pipeline.fingerprint")
 GUARD_PROGRAM = ("python", "-m", "starssl.pipeline.guard")
 
@@ -196,7 +198,7 @@ class _Builder:
                 command=("starssl", kind, *args),
                 deps=(*deps, stamp),
                 outs=tuple(outs) if outs is not None else self.outs(kind, **wildcards),
-                threads=threads or THREADS.get(kind, EVAL_THREADS),
+                threads=threads or THREADS.get(kind) or self.params["eval"]["threads"],
                 gpus=gpus,
                 setup=setup,
             )
@@ -229,7 +231,6 @@ def build_stages(
     main = [m for m in all_models if not m.ablation]
     for ds in datasets_to_prepare(params):
         b.add("prepare", {"dataset": ds}, ["--dataset", ds, "--out", b.prepared(ds)], [])
-    threads = params["pretrain"]["threads"] or PRETRAIN_THREADS
     for m in all_models:
         args = ["--method", m.method, "--seed", str(m.seed), "--out", f"{b.results}/runs/{m.name}"]
         if m.ablation:
@@ -244,7 +245,7 @@ def build_stages(
             deps,
             group=group,
             keys=keys,
-            threads=threads,
+            threads=params["pretrain"]["threads"],
             gpus=1,
         )
     for m in all_models:
