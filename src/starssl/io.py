@@ -81,8 +81,18 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or "unknown"
+
+
 def environment_info() -> dict[str, str]:
-    """Library versions and platform, recorded with every artifact."""
+    """Library versions and platform, recorded with every artifact. The CPU's SIMD level is
+    part of it: torch picks its kernels by it, so CPU results are bit-equal only within one."""
     import numpy
     import torch
     import torchvision
@@ -97,6 +107,7 @@ def environment_info() -> dict[str, str]:
         "numpy": numpy.__version__,
         "platform": platform.platform(),
         "machine": platform.machine(),
+        "cpu": f"{_cpu_model()} ({torch.backends.cpu.get_cpu_capability()})",
         "cuda": torch.version.cuda or "none",
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
     }
