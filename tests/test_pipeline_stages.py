@@ -188,6 +188,27 @@ def test_import_closure_follows_relative_and_lazy_imports(tmp_path):
     }
 
 
+def test_import_scan_matches_a_full_parse_on_every_module():
+    """The fast text scan finds exactly what walking each module's syntax tree finds."""
+    root = codedeps.package_dir()
+    files = sorted(root.rglob("*.py"))
+    assert len(files) > 40
+    for file in files:
+        rel = file.relative_to(root.parent).with_suffix("")
+        module = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        fast = codedeps._imported_names(file, module)
+        assert fast == codedeps._imported_names(file, module, full_parse=True), file
+
+
+def test_import_scan_falls_back_on_backslash_continuations(tmp_path):
+    (tmp_path / "m.py").write_text("from starssl import io, \\\n    train\n")
+    assert codedeps._imported_names(tmp_path / "m.py", "starssl.m") == {
+        "starssl",
+        "starssl.io",
+        "starssl.train",
+    }
+
+
 def test_code_deps_are_tight(tmp_path):
     pretrain = set(codedeps.code_deps("pretrain", codedeps.package_dir().parents[1]))
     tables = set(codedeps.code_deps("tables", codedeps.package_dir().parents[1]))
