@@ -15,6 +15,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from starssl.io import read_yaml
 from starssl.pipeline import snake
 
 
@@ -23,7 +24,7 @@ configfile: "params.yaml"
 
 # `results` is the one Snakemake-only config key (not a parameter): the results root.
 RESULTS = str(config.pop("results", "results"))
-snake.coerce_overrides(config, snake.load_yaml("params.yaml"))
+snake.coerce_overrides(config, read_yaml("params.yaml"))
 validate(config, snake.SCHEMA)  # JSON Schema draft 2020-12; profiles: see starssl.config
 PIPE = snake.Pipeline(config, "params.yaml", RESULTS)
 PARAMS_FILE = PIPE.params_file  # params.yaml, or the file holding the --config overrides

@@ -13,12 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from starssl import __version__
+from starssl.commands import pin_stage_threads
 from starssl.config import load_params
 from starssl.errors import StarsslError
-
-# Where each computing stage takes its CPU thread count (see starssl.threads); pretrain pins its
-# own (starssl.train), the others only move files or draw tables.
-THREADS_KEY = dict.fromkeys(("knn", "linear", "fewshot", "cca", "equivariance", "routing"), "eval")
 
 STAGES = (
     "datasets",
@@ -81,10 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         params = load_params(args.params, args.overrides)
-        if args.stage in THREADS_KEY:
-            from starssl.threads import pin_threads
-
-            pin_threads(params[THREADS_KEY[args.stage]]["threads"])
+        pin_stage_threads(args.stage, params)
         result = _stage_module(args.stage).run(args, params)
     except StarsslError as exc:
         print(f"starssl {args.stage}: error: {exc}", file=sys.stderr)

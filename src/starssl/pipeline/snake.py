@@ -38,10 +38,6 @@ WILDCARDS = {
 }
 
 
-def load_yaml(path: str | Path) -> Any:
-    return read_yaml(path)
-
-
 def _coerce(value: Any) -> Any:
     """``--config`` parses nested values with YAML's BaseLoader: every scalar is a string."""
     if isinstance(value, str):
@@ -72,7 +68,7 @@ class Pipeline:
     def __init__(
         self, config: Mapping[str, Any], params_path: str = "params.yaml", results: str = "results"
     ) -> None:
-        file_tree = load_yaml(params_path)
+        file_tree = read_yaml(params_path)
         self.params_file = params_path
         if dict(config) != file_tree:
             text = yaml.safe_dump(copy.deepcopy(dict(config)), sort_keys=True)
